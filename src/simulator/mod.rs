@@ -1,0 +1,1 @@
+//! Built-in simulated workflow engine (AGNT5 and Lyzr protocols).
