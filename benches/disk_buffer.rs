@@ -62,7 +62,9 @@ async fn log(dir: &std::path::Path, n: u64) -> (f64, f64) {
 
 fn redb_store(dir: &std::path::Path, n: u64) -> (f64, f64) {
     let db = Database::create(dir.join("buffer.redb")).unwrap();
-    let frames: Vec<Vec<u8>> = (0..n).map(|i| serde_json::to_vec(&record(i)).unwrap()).collect();
+    let frames: Vec<Vec<u8>> = (0..n)
+        .map(|i| serde_json::to_vec(&record(i)).unwrap())
+        .collect();
     let start = Instant::now();
     for (b, chunk) in frames.chunks(BATCH).enumerate() {
         let tx = db.begin_write().unwrap();
@@ -100,13 +102,22 @@ fn redb_store(dir: &std::path::Path, n: u64) -> (f64, f64) {
 }
 
 fn main() {
-    let n: u64 = std::env::var("RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let a = tempfile::tempdir_in(".").unwrap();
+    let n: u64 = std::env::var("RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let a = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let (log_rate, log_secs) = rt.block_on(log(a.path(), n));
-    let b = tempfile::tempdir_in(".").unwrap();
+    let b = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let (redb_rate, redb_secs) = redb_store(b.path(), n);
     println!("{n} records of ~400 B, fsync per batch of up to {BATCH}, write + read + release:");
     println!("eventrelay segment log: {log_rate:>9.0} events/s ({log_secs:.2} s)");
-    println!("redb 2 (B-tree, ACID):  {redb_rate:>9.0} events/s ({redb_secs:.2} s)  → log/redb = {:.1}x", log_rate / redb_rate);
+    println!(
+        "redb 2 (B-tree, ACID):  {redb_rate:>9.0} events/s ({redb_secs:.2} s)  → log/redb = {:.1}x",
+        log_rate / redb_rate
+    );
 }

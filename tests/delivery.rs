@@ -105,7 +105,11 @@ async fn kafka_unreachable_mid_stream_loses_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(published.get(), 400, "every event acknowledged after the outage");
+    assert_eq!(
+        published.get(),
+        400,
+        "every event acknowledged after the outage"
+    );
     assert_eq!(up, 0, "sink_up reported the outage");
     let got = consume::kafka(&proxy.addr(), &["events"], 400, Duration::from_secs(30)).await;
     assert_once_and_in_order(&got, 400);

@@ -20,7 +20,10 @@ pub fn is_pong(text: &str) -> bool {
     text.len() <= 64
         && serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| {
             v.get("event_type").is_none()
-                && matches!(v.get("type").and_then(|t| t.as_str()), Some("pong" | "ping"))
+                && matches!(
+                    v.get("type").and_then(|t| t.as_str()),
+                    Some("pong" | "ping")
+                )
         })
 }
 
