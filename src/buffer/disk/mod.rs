@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, Notify};
@@ -40,6 +40,8 @@ const WRITE_BATCH: usize = 4096;
 /// Frames waiting for the writer thread.
 const QUEUE: usize = 4096;
 const ACK_FILE: &str = "ack";
+/// Pause before retrying a failed write.
+const WRITE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A position in the log.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,7 +67,6 @@ struct Shared {
     data: Notify,
     room: Notify,
     metrics: SinkMetrics,
-    failed: AtomicBool,
 }
 
 impl Shared {
@@ -120,8 +121,12 @@ pub(super) struct Writer {
 struct OpenSegment {
     id: u64,
     reader: BufReader<File>,
+    /// Offset of the reader in the file (`u64::MAX`: unknown, seek first).
     pos: u64,
+    /// Length of the file, valid once `sealed`.
     len: u64,
+    /// The writer has moved past this segment; `len` is final.
+    sealed: bool,
 }
 
 /// Consumer side.
@@ -215,7 +220,6 @@ pub(super) fn open(
         data: Notify::new(),
         room: Notify::new(),
         metrics,
-        failed: AtomicBool::new(false),
     });
     shared.gauges();
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -341,15 +345,20 @@ fn write_loop(
         for f in batch.drain(..) {
             buf.extend_from_slice(&f);
         }
-        let written = file.write_all(&buf).and_then(|()| file.sync_data());
-        if let Err(e) = written {
-            // The records stay counted and the reader will not see them;
-            // the sink reports not ready through the fill ratio, and the
-            // operator sees the error. Nothing is silently acknowledged.
-            if !shared.failed.swap(true, Ordering::Relaxed) {
-                error!(sink, error = %e, "disk buffer write failed; events may be lost");
+        // A failed write (disk full, I/O error) is cut back and retried:
+        // meanwhile the queue fills and producers wait, as with a full
+        // buffer. Nothing accepted is dropped.
+        let mut failures = 0u32;
+        while let Err(e) = file.write_all(&buf).and_then(|()| file.sync_data()) {
+            let _ = file.set_len(offset);
+            if failures == 0 {
+                error!(sink, error = %e, "disk buffer write failed; retrying every second, producers wait");
             }
-            continue;
+            failures = failures.saturating_add(1);
+            std::thread::sleep(WRITE_RETRY);
+        }
+        if failures > 0 {
+            info!(sink, failures, "disk buffer writes resumed");
         }
         offset += buf.len() as u64;
         shared.lock().durable = Pos { segment, offset };
@@ -471,6 +480,7 @@ impl Reader {
                         reader: BufReader::with_capacity(256 * 1024, f),
                         pos: u64::MAX,
                         len: 0,
+                        sealed: false,
                     })
                 }
                 Err(_) if seg < end.segment => {
@@ -482,22 +492,23 @@ impl Reader {
         let Some(open) = self.file.as_mut() else {
             return Read1::End;
         };
-        let wanted_end = if seg == end.segment {
+        // The active segment is read up to the durable end only (bytes past
+        // it may be half written). A segment behind it is sealed: its length
+        // is final, read once after it was sealed.
+        let limit = if seg == end.segment {
             end.offset
         } else {
-            u64::MAX
+            if !open.sealed {
+                open.len = open
+                    .reader
+                    .get_ref()
+                    .metadata()
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                open.sealed = true;
+            }
+            open.len
         };
-        if open.len < wanted_end.min(open.len.max(self.read.offset + 1))
-            || open.len <= self.read.offset
-        {
-            open.len = open
-                .reader
-                .get_ref()
-                .metadata()
-                .map(|m| m.len())
-                .unwrap_or(0);
-        }
-        let limit = wanted_end.min(open.len);
         if self.read.offset >= limit {
             if seg < end.segment {
                 self.file = None;
