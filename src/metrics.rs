@@ -266,6 +266,23 @@ impl SinkMetrics {
     }
 }
 
+/// The name of every metric of the contract (SPEC section 8), as exposed.
+pub const NAMES: [&str; 13] = [
+    "eventrelay_events_received_total",
+    "eventrelay_events_published_total",
+    "eventrelay_events_dead_lettered_total",
+    "eventrelay_events_dropped_total",
+    "eventrelay_events_duplicate_total",
+    "eventrelay_buffer_events",
+    "eventrelay_buffer_bytes",
+    "eventrelay_sink_up",
+    "eventrelay_subscriptions",
+    "eventrelay_reconnects_total",
+    "eventrelay_disconnected_seconds_total",
+    "eventrelay_publish_latency_seconds",
+    "eventrelay_build_info",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,21 +292,7 @@ mod tests {
         let m = Metrics::new().expect("metrics register");
         m.sink("warehouse");
         let text = m.render();
-        for name in [
-            "eventrelay_events_received_total",
-            "eventrelay_events_published_total",
-            "eventrelay_events_dead_lettered_total",
-            "eventrelay_events_dropped_total",
-            "eventrelay_events_duplicate_total",
-            "eventrelay_buffer_events",
-            "eventrelay_buffer_bytes",
-            "eventrelay_sink_up",
-            "eventrelay_subscriptions",
-            "eventrelay_reconnects_total",
-            "eventrelay_disconnected_seconds_total",
-            "eventrelay_publish_latency_seconds",
-            "eventrelay_build_info",
-        ] {
+        for name in NAMES {
             assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing");
         }
     }

@@ -6,12 +6,17 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{http, parse_prometheus};
+use common::{http, parse_prometheus, HttpResponse};
 use eventrelay::app::Relay;
 use eventrelay::config::{self, Format};
 use eventrelay::simulator::{self, SimulatorConfig, SimulatorHandle};
 
 const TOKEN: &str = "admin-secret-7f3a";
+
+/// POST with the admin token.
+async fn post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> HttpResponse {
+    http(addr, "POST", path, Some(TOKEN), Some(body)).await
+}
 const KEY: &str = "demo-key";
 
 async fn relay(data_dir: &Path, extra: &str) -> Relay {
@@ -77,53 +82,26 @@ async fn crud_auth_limits_and_persistence() {
 
     // Add, duplicate, invalid.
     let body = agnt5_body(&sim, "cafe");
-    let created = http(
-        addr,
-        "POST",
-        "/v1/subscriptions",
-        Some(TOKEN),
-        Some(body.as_bytes()),
-    )
-    .await;
+    let created = post(addr, "/v1/subscriptions", body.as_bytes()).await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.json()["id"], "cafe");
-    let dup = http(
-        addr,
-        "POST",
-        "/v1/subscriptions",
-        Some(TOKEN),
-        Some(body.as_bytes()),
-    )
-    .await;
+    let dup = post(addr, "/v1/subscriptions", body.as_bytes()).await;
     assert_eq!(dup.status, 409);
-    let bad = http(
+    let bad = post(
         addr,
-        "POST",
         "/v1/subscriptions",
-        Some(TOKEN),
-        Some(br#"{"id":"x","provider":"agnt5","url":"ws://h/ws","api_key":"sk-secret-value"}"#),
+        br#"{"id":"x","provider":"agnt5","url":"ws://h/ws","api_key":"sk-secret-value"}"#,
     )
     .await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("endpoint"), "{}", bad.body);
-    let unknown = http(
-        addr,
-        "POST",
-        "/v1/subscriptions",
-        Some(TOKEN),
-        Some(br#"{"id":"x","provider":"lyzr","url":"ws://h/ws","flow_name":"f","run_name":"r","colour":"blue"}"#),
-    )
-    .await;
+    let unknown = post(addr, "/v1/subscriptions", br#"{"id":"x","provider":"lyzr","url":"ws://h/ws","flow_name":"f","run_name":"r","colour":"blue"}"#).await;
     assert_eq!(unknown.status, 400);
     assert!(unknown.body.contains("colour"), "{}", unknown.body);
-    let typed = http(
+    let typed = post(
         addr,
-        "POST",
         "/v1/subscriptions",
-        Some(TOKEN),
-        Some(
-            br#"{"id":"x","provider":"agnt5","url":"ws://h/ws","endpoint":"e","api_key":12345678}"#,
-        ),
+        br#"{"id":"x","provider":"agnt5","url":"ws://h/ws","endpoint":"e","api_key":12345678}"#,
     )
     .await;
     assert_eq!(typed.status, 400);
@@ -131,7 +109,7 @@ async fn crud_auth_limits_and_persistence() {
 
     // Body limit.
     let huge = vec![b' '; 2 * 1024 * 1024];
-    let too_big = http(addr, "POST", "/v1/subscriptions", Some(TOKEN), Some(&huge)).await;
+    let too_big = post(addr, "/v1/subscriptions", &huge).await;
     assert_eq!(too_big.status, 413);
 
     // Inspect, list, run request.
@@ -146,12 +124,10 @@ async fn crud_auth_limits_and_persistence() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(connected);
-    let run = http(
+    let run = post(
         addr,
-        "POST",
         "/v1/subscriptions/cafe/runs",
-        Some(TOKEN),
-        Some(br#"{"name":"brew","parameters":{"size":"L"}}"#),
+        br#"{"name":"brew","parameters":{"size":"L"}}"#,
     )
     .await;
     assert_eq!(run.status, 202, "{}", run.body);
@@ -293,14 +269,7 @@ async fn metric_contract_and_bounded_labels_after_a_thousand_runs() {
             "flow_name": "Load_Flow", "run_name": format!("run_{i}")
         })
         .to_string();
-        let resp = http(
-            addr,
-            "POST",
-            "/v1/subscriptions",
-            Some(TOKEN),
-            Some(body.as_bytes()),
-        )
-        .await;
+        let resp = post(addr, "/v1/subscriptions", body.as_bytes()).await;
         assert_eq!(resp.status, 201, "{}", resp.body);
     }
     let mut finished = 0;

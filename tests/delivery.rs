@@ -11,7 +11,7 @@ use common::brokers::{free_port, KafkaBroker, NatsServer};
 use common::consume::{self, Received};
 use common::process::RelayProcess;
 use common::{http, parse_prometheus, relay};
-use eventrelay::simulator::SimulatorConfig;
+use eventrelay::simulator::{SimulatorConfig, SimulatorHandle};
 
 /// A load of `executions` × `per` AGNT5 events at `rate` per second.
 fn load(executions: u64, per: u64, rate: u64) -> SimulatorConfig {
@@ -48,16 +48,30 @@ fn assert_once_and_in_order(got: &[Received], expected: usize) {
     assert_eq!(ids.len(), expected);
 }
 
+/// One AGNT5 load subscription and a Kafka sink that retries quickly.
+fn kafka_outage_config(sim: &SimulatorHandle, brokers: &str) -> String {
+    relay::config(
+        "30s",
+        &format!(
+            "{}\n[[sinks]]\nname = \"events\"\nkind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"events\"\ndelivery_timeout = \"2s\"\n[sinks.librdkafka]\n\"reconnect.backoff.max.ms\" = 500\n",
+            agnt5_subscription(&sim.agnt5_url())
+        ),
+    )
+}
+
 #[tokio::test]
 async fn nats_restart_mid_stream_loses_nothing() {
     let Some(mut nats) = NatsServer::start() else {
         return;
     };
     let sim = relay::simulator(load(20, 20, 100)).await;
-    let r = relay::start(&format!(
-        "[relay]\ndata_dir = \"/nonexistent\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{}\n[[sinks]]\nname = \"events\"\nkind = \"nats\"\nurl = \"{}\"\njetstream = true\nstream = \"EVENTS\"\ncreate_stream = true\nack_timeout = \"1s\"\n",
-        agnt5_subscription(&sim.agnt5_url()),
-        nats.url()
+    let r = relay::start(&relay::config(
+        "30s",
+        &format!(
+            "{}\n[[sinks]]\nname = \"events\"\nkind = \"nats\"\nurl = \"{}\"\njetstream = true\nstream = \"EVENTS\"\ncreate_stream = true\nack_timeout = \"1s\"\n",
+            agnt5_subscription(&sim.agnt5_url()),
+            nats.url()
+        ),
     ))
     .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -87,12 +101,7 @@ async fn kafka_unreachable_mid_stream_loses_nothing() {
     kafka.create_topic("events", 3);
     kafka.create_topic("events.dlq", 1);
     let sim = relay::simulator(load(20, 20, 100)).await;
-    let r = relay::start(&format!(
-        "[relay]\ndata_dir = \"/nonexistent\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{}\n[[sinks]]\nname = \"events\"\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"events\"\ndelivery_timeout = \"2s\"\n[sinks.librdkafka]\n\"reconnect.backoff.max.ms\" = 500\n",
-        agnt5_subscription(&sim.agnt5_url()),
-        proxy.addr()
-    ))
-    .await;
+    let r = relay::start(&kafka_outage_config(&sim, &proxy.addr())).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     proxy.cut().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -126,12 +135,7 @@ async fn kafka_restart_mid_stream_loses_nothing() {
     kafka.create_topic("events", 3);
     kafka.create_topic("events.dlq", 1);
     let sim = relay::simulator(load(20, 20, 100)).await;
-    let r = relay::start(&format!(
-        "[relay]\ndata_dir = \"/nonexistent\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{}\n[[sinks]]\nname = \"events\"\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"events\"\ndelivery_timeout = \"2s\"\n[sinks.librdkafka]\n\"reconnect.backoff.max.ms\" = 500\n",
-        agnt5_subscription(&sim.agnt5_url()),
-        kafka.bootstrap()
-    ))
-    .await;
+    let r = relay::start(&kafka_outage_config(&sim, &kafka.bootstrap())).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     kafka.stop();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -239,10 +243,13 @@ async fn block_stops_reading_the_socket() {
         ..load(50, 100, 0)
     })
     .await;
-    let r = relay::start(&format!(
-        "[relay]\ndata_dir = \"/nonexistent\"\nshutdown_timeout = \"1s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{}\n{}",
-        agnt5_subscription(&sim.agnt5_url()),
-        dead_nats_sink("block", 50)
+    let r = relay::start(&relay::config(
+        "1s",
+        &format!(
+            "{}\n{}",
+            agnt5_subscription(&sim.agnt5_url()),
+            dead_nats_sink("block", 50)
+        ),
     ))
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -269,10 +276,13 @@ async fn block_stops_reading_the_socket() {
 #[tokio::test]
 async fn drop_newest_counts_what_it_drops() {
     let sim = relay::simulator(load(20, 100, 0)).await;
-    let r = relay::start(&format!(
-        "[relay]\ndata_dir = \"/nonexistent\"\nshutdown_timeout = \"1s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{}\n{}",
-        agnt5_subscription(&sim.agnt5_url()),
-        dead_nats_sink("drop_newest", 100)
+    let r = relay::start(&relay::config(
+        "1s",
+        &format!(
+            "{}\n{}",
+            agnt5_subscription(&sim.agnt5_url()),
+            dead_nats_sink("drop_newest", 100)
+        ),
     ))
     .await;
     let mut received = 0;

@@ -298,27 +298,26 @@ fn dashboard_uses_only_contract_metrics() {
         &std::fs::read_to_string(root().join("dashboards/eventrelay.json")).unwrap(),
     )
     .unwrap();
-    let contract = [
-        "eventrelay_events_received_total",
-        "eventrelay_events_published_total",
-        "eventrelay_events_dead_lettered_total",
-        "eventrelay_events_dropped_total",
-        "eventrelay_events_duplicate_total",
-        "eventrelay_buffer_events",
-        "eventrelay_buffer_bytes",
-        "eventrelay_sink_up",
-        "eventrelay_subscriptions",
-        "eventrelay_reconnects_total",
-        "eventrelay_disconnected_seconds_total",
-        "eventrelay_publish_latency_seconds_bucket",
-    ];
+    // Histograms are queried through their `_bucket` series; build info
+    // needs no panel.
+    let contract: Vec<String> = eventrelay::metrics::NAMES
+        .iter()
+        .filter(|n| **n != "eventrelay_build_info")
+        .map(|n| match *n {
+            "eventrelay_publish_latency_seconds" => format!("{n}_bucket"),
+            _ => (*n).to_owned(),
+        })
+        .collect();
     let mut used = std::collections::BTreeSet::new();
     for panel in dash["panels"].as_array().unwrap() {
         for t in panel["targets"].as_array().unwrap() {
             let expr = t["expr"].as_str().unwrap();
             for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
                 if word.starts_with("eventrelay_") {
-                    assert!(contract.contains(&word), "{word} is not a contract metric");
+                    assert!(
+                        contract.iter().any(|c| c == word),
+                        "{word} is not a contract metric"
+                    );
                     used.insert(word.to_owned());
                 }
             }
@@ -330,7 +329,7 @@ fn dashboard_uses_only_contract_metrics() {
         let expr = r["expr"].as_str().unwrap();
         for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
             if word.starts_with("eventrelay_") {
-                assert!(contract.contains(&word), "alert uses {word}");
+                assert!(contract.iter().any(|c| c == word), "alert uses {word}");
             }
         }
     }

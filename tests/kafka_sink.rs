@@ -31,13 +31,10 @@ async fn events_keys_headers_order_dead_letters_and_filters() {
         ..SimulatorConfig::default()
     })
     .await;
-    let config = format!(
-        r#"
-[relay]
-data_dir = "/nonexistent"
-shutdown_timeout = "10s"
-[admin]
-listen = "127.0.0.1:0"
+    let config = relay::config(
+        "10s",
+        &format!(
+            r#"
 {subs}
 [[sinks]]
 name = "warehouse"
@@ -52,8 +49,9 @@ brokers = "{b}"
 topic = "alerts"
 filter = {{ types = ["*.failed"] }}
 "#,
-        subs = relay::seed_subscriptions(&sim),
-        b = kafka.bootstrap()
+            subs = relay::seed_subscriptions(&sim),
+            b = kafka.bootstrap()
+        ),
     );
     let r = relay::start(&config).await;
     let subs = relay::wait_for_frames(&r, &sim, Duration::from_secs(30)).await;
@@ -161,10 +159,13 @@ async fn events_over_the_broker_limit_become_truncated_dead_letters() {
         ..SimulatorConfig::default()
     })
     .await;
-    let config = format!(
-        "[relay]\ndata_dir = \"/nonexistent\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[[subscriptions]]\nid = \"big\"\nprovider = \"agnt5\"\nurl = \"{}\"\nendpoint = \"big\"\napi_key = \"demo-key\"\n[[sinks]]\nname = \"small\"\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"big\"\n[sinks.librdkafka]\n\"message.max.bytes\" = 20000\n",
+    let config = relay::config(
+        "30s",
+        &format!(
+        "[[subscriptions]]\nid = \"big\"\nprovider = \"agnt5\"\nurl = \"{}\"\nendpoint = \"big\"\napi_key = \"demo-key\"\n[[sinks]]\nname = \"small\"\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"big\"\n[sinks.librdkafka]\n\"message.max.bytes\" = 20000\n",
         sim.agnt5_url(),
         kafka.bootstrap()
+    ),
     );
     let r = relay::start(&config).await;
     let dlq = consume::kafka(

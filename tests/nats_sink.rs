@@ -25,13 +25,10 @@ async fn jetstream_subjects_headers_order_dedup_dead_letters_and_core_alerts() {
         ..SimulatorConfig::default()
     })
     .await;
-    let config = format!(
-        r#"
-[relay]
-data_dir = "/nonexistent"
-shutdown_timeout = "10s"
-[admin]
-listen = "127.0.0.1:0"
+    let config = relay::config(
+        "10s",
+        &format!(
+            r#"
 {subs}
 [[sinks]]
 name = "events"
@@ -49,8 +46,9 @@ subject = "alerts.{{subscription}}.{{type}}"
 dead_letter_subject = "alerts-dlq.{{subscription}}"
 filter = {{ types = ["*.failed", "execution.cancelled"] }}
 "#,
-        subs = relay::seed_subscriptions(&sim),
-        url = nats.url()
+            subs = relay::seed_subscriptions(&sim),
+            url = nats.url()
+        ),
     );
     let r = relay::start(&config).await;
     let subs = relay::wait_for_frames(&r, &sim, Duration::from_secs(30)).await;

@@ -20,6 +20,14 @@ pub async fn start(toml: &str) -> Relay {
     Relay::start(cfg).await.expect("relay starts")
 }
 
+/// A relay config: `[relay]` (no data dir, the given shutdown timeout) and
+/// `[admin]` on a free port, followed by `rest` (subscriptions and sinks).
+pub fn config(shutdown_timeout: &str, rest: &str) -> String {
+    format!(
+        "[relay]\ndata_dir = \"/nonexistent\"\nshutdown_timeout = \"{shutdown_timeout}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{rest}"
+    )
+}
+
 /// Starts the simulator on a free port.
 pub async fn simulator(cfg: SimulatorConfig) -> SimulatorHandle {
     simulator::start(SimulatorConfig {
