@@ -192,7 +192,9 @@ async fn cut_and_replay_reconnect_without_duplicates_and_with_gap_events() {
     sim.stop().await;
 }
 
-#[tokio::test]
+/// Paused time: the clock only moves when every task waits, so the spacing
+/// of retries is measured exactly, without sleeping for real.
+#[tokio::test(start_paused = true)]
 async fn auth_failure_is_reported_and_retried_at_the_cap() {
     let sim = sim(SimulatorConfig {
         reject_auth: true,
@@ -202,7 +204,7 @@ async fn auth_failure_is_reported_and_retried_at_the_cap() {
     let h = harness();
     h.supervisor
         .add(
-            agnt5(&sim, "denied", "backoff_max = \"250ms\""),
+            agnt5(&sim, "denied", "backoff_max = \"30s\""),
             Origin::Config,
         )
         .unwrap();
@@ -210,11 +212,24 @@ async fn auth_failure_is_reported_and_retried_at_the_cap() {
         h.supervisor.get("denied").unwrap().status.state == SubscriptionState::AuthFailed
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    // Retried at backoff_max (250 ms): about 5 attempts in 1.1 s, never a
-    // tight loop.
+    let first = tokio::time::Instant::now();
+    assert_eq!(sim.stats().rejected, 1);
+    // Retried at backoff_max, not at backoff_initial: nothing before 30 s...
+    tokio::time::sleep(Duration::from_millis(29_900)).await;
+    assert_eq!(sim.stats().rejected, 1, "no retry before backoff_max");
+    // ...then exactly one attempt per 30 s, never a tight loop.
+    tokio::time::sleep(Duration::from_secs(90)).await;
     let attempts = sim.stats().rejected;
-    assert!((2..=8).contains(&attempts), "{attempts} attempts");
+    assert_eq!(
+        attempts,
+        4,
+        "attempts at 0, 30, 60 and 90 s ({:?} of paused time)",
+        first.elapsed()
+    );
+    assert_eq!(
+        h.supervisor.get("denied").unwrap().status.state,
+        SubscriptionState::AuthFailed
+    );
     let view = h.supervisor.get("denied").unwrap();
     assert!(view.status.last_error.unwrap().contains("401"));
     let gauge = h
