@@ -80,8 +80,12 @@ async fn relay(nats_url: &str, events: u64, jetstream: bool) -> f64 {
         ""
     };
     let text = format!(
-        "[relay]\ndata_dir = \"/nonexistent\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[[subscriptions]]\nid = \"bench\"\nprovider = \"agnt5\"\nurl = \"{}\"\nendpoint = \"bench\"\napi_key = \"demo-key\"\n[[sinks]]\nname = \"nats\"\nkind = \"nats\"\nurl = \"{nats_url}\"\n{js}",
-        sim.agnt5_url()
+        "[relay]\ndata_dir = \"/nonexistent\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[[subscriptions]]\nid = \"bench\"\nprovider = \"agnt5\"\nurl = \"{}\"\nendpoint = \"bench\"\napi_key = \"demo-key\"{rbs}\n[[sinks]]\nname = \"nats\"\nkind = \"nats\"\nurl = \"{nats_url}\"\n{js}",
+        sim.agnt5_url(),
+        // READ_BUFFER=4KiB (say) to compare with the provider's default.
+        rbs = std::env::var("READ_BUFFER")
+            .map(|b| format!("\nread_buffer_size = \"{b}\""))
+            .unwrap_or_default()
     );
     let cfg = config::load_str(&text, Format::Toml, |_| None, Vec::new()).unwrap();
     let start = Instant::now();

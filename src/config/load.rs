@@ -294,6 +294,9 @@ path = "/var/lib/eventrelay/events.jsonl"
         );
         assert_eq!(c.subscriptions[1].backoff_initial.get().as_millis(), 200);
         assert_eq!(c.subscriptions[0].backoff_max.get().as_secs(), 30);
+        // Read buffers default by provider: AGNT5 busy, Lyzr one per run.
+        assert_eq!(c.subscriptions[0].read_buffer(), ByteSize::kib(64));
+        assert_eq!(c.subscriptions[1].read_buffer(), ByteSize::kib(4));
         assert_eq!(
             c.admin.token.as_ref().map(|t| t.expose()),
             Some("admin-secret")

@@ -276,7 +276,7 @@ async fn connect(target: &Target, cfg: &SubscriptionConfig) -> Result<Ws, Connec
         request.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, value);
     }
     let max = usize::try_from(cfg.max_message_size.0).unwrap_or(usize::MAX);
-    let read_buffer = usize::try_from(cfg.read_buffer_size.0).unwrap_or(4096);
+    let read_buffer = usize::try_from(cfg.read_buffer().0).unwrap_or(4096);
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(read_buffer)
         .write_buffer_size(0)
