@@ -10,7 +10,7 @@ use eventrelay::buffer::{self, BufferConfig, BufferReader};
 use eventrelay::config::{self, Format};
 use eventrelay::metrics::Metrics;
 use eventrelay::normalize::{NormalizeConfig, Normalizer};
-use eventrelay::record::Record;
+use eventrelay::record::{Record, RecordKind};
 use eventrelay::router::{Route, Router};
 use eventrelay::simulator::{self, Scenario, SimulatorConfig, SimulatorHandle};
 use eventrelay::sinks::filter::TypeFilter;
@@ -394,4 +394,73 @@ async fn lyzr_pongs_are_heartbeats_not_dead_letters() {
     assert!(sim.stats().pings > 0, "the application ping was sent");
     h.supervisor.shutdown().await;
     sim.stop().await;
+}
+
+#[tokio::test]
+async fn fragmented_messages_are_reassembled_and_oversize_ones_refused() {
+    // Every event arrives as a text frame and continuation frames of 100 B.
+    let sim_fragments = sim(SimulatorConfig {
+        seeds: false,
+        executions: 2,
+        events_per_execution: 5,
+        payload_bytes: 3000,
+        fragment: Some(100),
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let mut h = harness();
+    h.supervisor
+        .add(agnt5(&sim_fragments, "fragmented", ""), Origin::Config)
+        .unwrap();
+    let records = collect(&mut h.reader, 10).await;
+    assert_eq!(records.len(), 10);
+    for r in &records {
+        assert!(matches!(r.kind, RecordKind::Event), "no dead letter");
+        assert_ne!(r.event_type, "unknown");
+        assert!(
+            r.payload.len() > 3000,
+            "whole event: {} bytes",
+            r.payload.len()
+        );
+        json(r);
+    }
+    h.supervisor.shutdown().await;
+    sim_fragments.stop().await;
+
+    // A message over max_message_size is refused, named in the state, and
+    // never buffered (memory stays bounded).
+    let sim_big = sim(SimulatorConfig {
+        seeds: false,
+        executions: 1,
+        events_per_execution: 3,
+        payload_bytes: 8000,
+        fragment: Some(1000),
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let mut h = harness();
+    h.supervisor
+        .add(
+            agnt5(&sim_big, "big", "max_message_size = \"4KiB\""),
+            Origin::Config,
+        )
+        .unwrap();
+    wait_for("refusal", || {
+        h.supervisor
+            .get("big")
+            .unwrap()
+            .status
+            .last_error
+            .is_some_and(|e| e.contains("max_message_size"))
+    })
+    .await;
+    let mut batch = Vec::new();
+    let got = tokio::time::timeout(
+        Duration::from_millis(300),
+        h.reader.read_batch(&mut batch, 10),
+    )
+    .await;
+    assert!(got.is_err(), "nothing buffered: {batch:?}");
+    h.supervisor.shutdown().await;
+    sim_big.stop().await;
 }

@@ -60,6 +60,10 @@ pub struct SimulatorConfig {
     /// while keeping TCP open.
     #[arg(long, default_value_t = false)]
     pub silent: bool,
+    /// Send every event as a fragmented message: a first frame and
+    /// continuation frames of at most this many bytes each.
+    #[arg(long)]
+    pub fragment: Option<usize>,
 }
 
 impl Default for SimulatorConfig {
@@ -79,6 +83,7 @@ impl Default for SimulatorConfig {
             reject_auth: false,
             malformed: None,
             silent: false,
+            fragment: None,
         }
     }
 }

@@ -11,7 +11,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -192,7 +193,7 @@ impl Connection {
                 return Sent::Cut;
             }
             let frame = lock(stream).frame(i);
-            if self.ws.feed(Message::text(frame)).await.is_err() {
+            if self.feed_event(frame).await.is_err() {
                 return Sent::Gone;
             }
             sent_here += 1;
@@ -272,6 +273,28 @@ impl Connection {
 
     /// Handles one message from the client; `false` once the connection is
     /// over (closed, failed or gone).
+    /// Queues one event, whole or (with `fragment`) as a text frame and
+    /// continuation frames.
+    async fn feed_event(&mut self, text: String) -> Result<(), ()> {
+        let Some(size) = self.cfg.fragment.filter(|n| *n > 0 && *n < text.len()) else {
+            return self.ws.feed(Message::text(text)).await.map_err(|_| ());
+        };
+        let bytes = bytes::Bytes::from(text);
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = (start + size).min(bytes.len());
+            let opcode = if start == 0 {
+                OpCode::Data(Data::Text)
+            } else {
+                OpCode::Data(Data::Continue)
+            };
+            let frame = Frame::message(bytes.slice(start..end), opcode, end == bytes.len());
+            self.ws.feed(Message::Frame(frame)).await.map_err(|_| ())?;
+            start = end;
+        }
+        Ok(())
+    }
+
     async fn on_message(
         &mut self,
         msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
