@@ -209,12 +209,7 @@ async fn sigkill_with_a_disk_buffer_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     nats.stop();
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let metrics = parse_prometheus(&http(admin, "GET", "/metrics", None, None).await.body);
-    let buffered = metrics
-        .samples
-        .iter()
-        .find(|(n, l, _)| n == "eventrelay_buffer_events" && l["sink"] == "events")
-        .map_or(0.0, |s| s.2);
+    let buffered = sample(admin, "eventrelay_buffer_events", &[("sink", "events")]).await;
     assert!(
         buffered > 0.0,
         "events wait in the disk buffer while NATS is down"
@@ -226,6 +221,94 @@ async fn sigkill_with_a_disk_buffer_loses_nothing() {
     let got = consume::jetstream(&nats.url(), "EVENTS", 400, Duration::from_secs(60)).await;
     assert_once_and_in_order(&got, 400);
     assert_eq!(p.signal("-TERM").await, Some(0));
+    sim.stop().await;
+}
+
+/// One sample of a relay process's metrics (0 when absent).
+async fn sample(admin: std::net::SocketAddr, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let scrape = parse_prometheus(&http(admin, "GET", "/metrics", None, None).await.body);
+    scrape
+        .samples
+        .iter()
+        .find(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map_or(0.0, |s| s.2)
+}
+
+#[tokio::test]
+async fn corrupt_disk_buffer_is_skipped_and_counted_at_start() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let sim = relay::simulator(load(10, 20, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let admin: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = dir.path().join("relay.toml");
+    let write_config = |nats_url: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[relay]\ndata_dir = \"{}\"\nshutdown_timeout = \"1s\"\n[admin]\nlisten = \"{admin}\"\n{}\n[[sinks]]\nname = \"events\"\nkind = \"nats\"\nurl = \"{nats_url}\"\njetstream = true\nstream = \"EVENTS\"\ncreate_stream = true\nack_timeout = \"1s\"\n[sinks.buffer]\ntype = \"disk\"\nmax_size = \"64MiB\"\n",
+                dir.path().display(),
+                agnt5_subscription(&sim.agnt5_url()),
+            ),
+        )
+        .unwrap();
+    };
+    // First run: the broker is unreachable, all 200 events wait on disk.
+    write_config(&format!("nats://127.0.0.1:{}", free_port()));
+    let log = dir.path().join("relay.log");
+    let p = RelayProcess::start(&config, admin, &log).await;
+    let mut buffered = 0.0;
+    for _ in 0..200 {
+        buffered = sample(admin, "eventrelay_buffer_events", &[("sink", "events")]).await;
+        if buffered >= 200.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(buffered, 200.0, "every event waits in the disk buffer");
+    assert_eq!(p.signal("-TERM").await, Some(0));
+
+    // Damage the log: flip a byte inside the 100th record's body and tear
+    // the tail of the last one.
+    let seg = std::fs::read_dir(dir.path().join("buffers/events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .expect("a segment file");
+    let mut data = std::fs::read(&seg).unwrap();
+    let mut off = 0;
+    for _ in 0..99 {
+        let len = u32::from_le_bytes(data[off + 1..off + 5].try_into().unwrap()) as usize;
+        off += 9 + len;
+    }
+    data[off + 9 + 20] ^= 0xff;
+    data.truncate(data.len() - 7);
+    std::fs::write(&seg, &data).unwrap();
+
+    // Second run, broker up: the relay starts, skips both, counts them and
+    // delivers the other 198 once each, in order.
+    write_config(&nats.url());
+    let p = RelayProcess::start(&config, admin, &log).await;
+    let got = consume::jetstream(&nats.url(), "EVENTS", 198, Duration::from_secs(30)).await;
+    assert_once_and_in_order(&got, 198);
+    let corrupt = sample(
+        admin,
+        "eventrelay_events_dropped_total",
+        &[("sink", "events"), ("reason", "corrupt")],
+    )
+    .await;
+    assert_eq!(corrupt, 2.0, "one bad checksum, one torn tail");
+    assert_eq!(http(admin, "GET", "/readyz", None, None).await.status, 200);
+    assert_eq!(p.signal("-TERM").await, Some(0));
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("skipping a corrupt record"), "logged");
     sim.stop().await;
 }
 
