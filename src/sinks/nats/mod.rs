@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
+use async_nats::header::HeaderName;
 use async_nats::{Client, ConnectOptions, HeaderMap};
 use tracing::{info, warn};
 
@@ -31,6 +32,12 @@ use crate::record::Record;
 pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 /// Content type of a dead-letter record.
 const DEAD_LETTER_JSON: &str = "application/json";
+// Header names built once, at compile time: no parsing, validation or
+// allocation per message.
+const CONTENT_TYPE: HeaderName = HeaderName::from_static("content-type");
+const CE_TYPE: HeaderName = HeaderName::from_static("ce_type");
+const CE_ID: HeaderName = HeaderName::from_static("ce_id");
+const CE_SOURCE: HeaderName = HeaderName::from_static("ce_source");
 /// NATS servers' default `max_payload`.
 const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
 /// Room left for headers under the server's `max_payload`.
@@ -136,15 +143,15 @@ impl NatsSink {
     fn subject_and_headers(&self, r: &Record) -> (String, HeaderMap) {
         let mut headers = HeaderMap::new();
         let subject = if r.is_dead_letter() {
-            headers.insert("content-type", DEAD_LETTER_JSON);
+            headers.insert(CONTENT_TYPE, DEAD_LETTER_JSON);
             self.dead_letter_subject.render(r)
         } else {
-            headers.insert("content-type", CLOUDEVENTS_JSON);
-            headers.insert("ce_type", r.event_type.as_str());
+            headers.insert(CONTENT_TYPE, CLOUDEVENTS_JSON);
+            headers.insert(CE_TYPE, r.event_type.as_str());
             self.subject.render(r)
         };
-        headers.insert("ce_id", r.id.as_str());
-        headers.insert("ce_source", r.source.as_str());
+        headers.insert(CE_ID, r.id.as_str());
+        headers.insert(CE_SOURCE, r.source.as_str());
         headers.insert(async_nats::header::NATS_MESSAGE_ID, r.id.as_str());
         (subject, headers)
     }
