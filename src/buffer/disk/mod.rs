@@ -123,10 +123,8 @@ struct OpenSegment {
     reader: BufReader<File>,
     /// Offset of the reader in the file (`u64::MAX`: unknown, seek first).
     pos: u64,
-    /// Length of the file, valid once `sealed`.
-    len: u64,
-    /// The writer has moved past this segment; `len` is final.
-    sealed: bool,
+    /// Final length of the file, read once the writer has moved past it.
+    sealed_len: Option<u64>,
 }
 
 /// Consumer side.
@@ -458,6 +456,18 @@ impl Reader {
         n
     }
 
+    /// Where reading resumes when the rest of the current segment is
+    /// unreadable: the next segment, or the durable end in the live one.
+    /// Only called on a skip: listing the directory per record would be
+    /// I/O on the hot path.
+    fn rest_of_segment(&self, end: Pos) -> Pos {
+        if self.read.segment < end.segment {
+            self.next_segment(end)
+        } else {
+            end
+        }
+    }
+
     fn next_segment(&self, end: Pos) -> Pos {
         let next = segments(&self.shared.dir)
             .unwrap_or_default()
@@ -479,8 +489,7 @@ impl Reader {
                         id: seg,
                         reader: BufReader::with_capacity(256 * 1024, f),
                         pos: u64::MAX,
-                        len: 0,
-                        sealed: false,
+                        sealed_len: None,
                     })
                 }
                 Err(_) if seg < end.segment => {
@@ -498,16 +507,13 @@ impl Reader {
         let limit = if seg == end.segment {
             end.offset
         } else {
-            if !open.sealed {
-                open.len = open
-                    .reader
+            *open.sealed_len.get_or_insert_with(|| {
+                open.reader
                     .get_ref()
                     .metadata()
                     .map(|m| m.len())
-                    .unwrap_or(0);
-                open.sealed = true;
-            }
-            open.len
+                    .unwrap_or(0)
+            })
         };
         if self.read.offset >= limit {
             if seg < end.segment {
@@ -521,41 +527,33 @@ impl Reader {
             }
             return Read1::End;
         }
-        let rest_of_segment = if seg < end.segment {
-            self.next_segment(end)
-        } else {
-            end
-        };
-        let Some(open) = self.file.as_mut() else {
-            return Read1::End;
-        };
         if open.pos != self.read.offset {
             if open.reader.seek(SeekFrom::Start(self.read.offset)).is_err() {
                 open.pos = u64::MAX;
-                return Read1::Skip(rest_of_segment, "unreadable segment");
+                return Read1::Skip(self.rest_of_segment(end), "unreadable segment");
             }
             open.pos = self.read.offset;
         }
         let mut header = [0u8; codec::HEADER];
         if open.reader.read_exact(&mut header).is_err() {
             open.pos = u64::MAX;
-            return Read1::Skip(rest_of_segment, "truncated header");
+            return Read1::Skip(self.rest_of_segment(end), "truncated header");
         }
         open.pos += codec::HEADER as u64;
         let Some((len, sum)) = codec::header(&header) else {
-            return Read1::Skip(rest_of_segment, "bad header");
+            return Read1::Skip(self.rest_of_segment(end), "bad header");
         };
         let next = Pos {
             segment: seg,
             offset: self.read.offset + (codec::HEADER + len) as u64,
         };
         if next.offset > limit {
-            return Read1::Skip(rest_of_segment, "truncated record");
+            return Read1::Skip(self.rest_of_segment(end), "truncated record");
         }
         let mut body = vec![0u8; len];
         if open.reader.read_exact(&mut body).is_err() {
             open.pos = u64::MAX;
-            return Read1::Skip(rest_of_segment, "truncated record");
+            return Read1::Skip(self.rest_of_segment(end), "truncated record");
         }
         open.pos += len as u64;
         if codec::checksum(&body) != sum {
