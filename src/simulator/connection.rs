@@ -271,8 +271,6 @@ impl Connection {
         }
     }
 
-    /// Handles one message from the client; `false` once the connection is
-    /// over (closed, failed or gone).
     /// Queues one event, whole or (with `fragment`) as a text frame and
     /// continuation frames.
     async fn feed_event(&mut self, text: String) -> Result<(), ()> {
@@ -295,6 +293,8 @@ impl Connection {
         Ok(())
     }
 
+    /// Handles one message from the client; `false` once the connection is
+    /// over (closed, failed or gone).
     async fn on_message(
         &mut self,
         msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
