@@ -266,21 +266,42 @@ impl SinkMetrics {
     }
 }
 
-/// The name of every metric of the contract (SPEC section 8), as exposed.
-pub const NAMES: [&str; 13] = [
-    "eventrelay_events_received_total",
-    "eventrelay_events_published_total",
-    "eventrelay_events_dead_lettered_total",
-    "eventrelay_events_dropped_total",
-    "eventrelay_events_duplicate_total",
-    "eventrelay_buffer_events",
-    "eventrelay_buffer_bytes",
-    "eventrelay_sink_up",
-    "eventrelay_subscriptions",
-    "eventrelay_reconnects_total",
-    "eventrelay_disconnected_seconds_total",
-    "eventrelay_publish_latency_seconds",
-    "eventrelay_build_info",
+/// A metric of the contract: name, type and label names.
+pub type ContractMetric = (&'static str, &'static str, &'static [&'static str]);
+
+/// Every metric of the contract (SPEC section 8), with its type and labels,
+/// as exposed on `/metrics`. Tests, the dashboard and the alert rules are
+/// checked against this one table.
+pub const CONTRACT: [ContractMetric; 13] = [
+    ("eventrelay_events_received_total", "counter", &["provider"]),
+    ("eventrelay_events_published_total", "counter", &["sink"]),
+    (
+        "eventrelay_events_dead_lettered_total",
+        "counter",
+        &["sink", "reason"],
+    ),
+    (
+        "eventrelay_events_dropped_total",
+        "counter",
+        &["sink", "reason"],
+    ),
+    (
+        "eventrelay_events_duplicate_total",
+        "counter",
+        &["provider"],
+    ),
+    ("eventrelay_buffer_events", "gauge", &["sink"]),
+    ("eventrelay_buffer_bytes", "gauge", &["sink"]),
+    ("eventrelay_sink_up", "gauge", &["sink"]),
+    ("eventrelay_subscriptions", "gauge", &["provider", "state"]),
+    ("eventrelay_reconnects_total", "counter", &["provider"]),
+    (
+        "eventrelay_disconnected_seconds_total",
+        "counter",
+        &["provider"],
+    ),
+    ("eventrelay_publish_latency_seconds", "histogram", &["sink"]),
+    ("eventrelay_build_info", "gauge", &["version"]),
 ];
 
 #[cfg(test)]
@@ -292,7 +313,7 @@ mod tests {
         let m = Metrics::new().expect("metrics register");
         m.sink("warehouse");
         let text = m.render();
-        for name in NAMES {
+        for (name, _, _) in CONTRACT {
             assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing");
         }
     }

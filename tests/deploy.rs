@@ -300,8 +300,9 @@ fn dashboard_uses_only_contract_metrics() {
     .unwrap();
     // Histograms are queried through their `_bucket` series; build info
     // needs no panel.
-    let contract: Vec<String> = eventrelay::metrics::NAMES
+    let contract: Vec<String> = eventrelay::metrics::CONTRACT
         .iter()
+        .map(|(n, _, _)| n)
         .filter(|n| **n != "eventrelay_build_info")
         .map(|n| match *n {
             "eventrelay_publish_latency_seconds" => format!("{n}_bucket"),
