@@ -13,12 +13,12 @@ use eventrelay::metrics::CONTRACT;
 use eventrelay::simulator::{self, SimulatorConfig, SimulatorHandle};
 
 const TOKEN: &str = "admin-secret-7f3a";
+const KEY: &str = "demo-key";
 
 /// POST with the admin token.
 async fn post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> HttpResponse {
     http(addr, "POST", path, Some(TOKEN), Some(body)).await
 }
-const KEY: &str = "demo-key";
 
 async fn relay(data_dir: &Path, extra: &str) -> Relay {
     let text = format!(
@@ -245,15 +245,10 @@ async fn metric_contract_and_bounded_labels_after_a_thousand_runs() {
     for _ in 0..600 {
         let text = http(addr, "GET", "/metrics", None, None).await.body;
         let scrape = parse_prometheus(&text);
-        finished = scrape
-            .samples
-            .iter()
-            .find(|(n, l, _)| {
-                n == "eventrelay_subscriptions"
-                    && l["provider"] == "lyzr"
-                    && l["state"] == "finished"
-            })
-            .map_or(0.0, |s| s.2) as usize;
+        finished = scrape.value(
+            "eventrelay_subscriptions",
+            &[("provider", "lyzr"), ("state", "finished")],
+        ) as usize;
         if finished == RUNS {
             break;
         }

@@ -11,6 +11,7 @@ use common::brokers::{free_port, KafkaBroker, NatsServer};
 use common::consume::{self, Received};
 use common::process::RelayProcess;
 use common::{http, parse_prometheus, relay};
+use eventrelay::buffer::disk::codec;
 use eventrelay::simulator::{SimulatorConfig, SimulatorHandle};
 
 /// A load of `executions` × `per` AGNT5 events at `rate` per second.
@@ -178,6 +179,22 @@ async fn kafka_restart_mid_stream_loses_nothing() {
     sim.stop().await;
 }
 
+/// A relay process config: data under `data_dir`, admin on `admin`, one
+/// AGNT5 load subscription and a JetStream sink with a disk buffer.
+fn disk_buffer_config(
+    data_dir: &std::path::Path,
+    admin: std::net::SocketAddr,
+    shutdown_timeout: &str,
+    sim: &SimulatorHandle,
+    nats_url: &str,
+) -> String {
+    format!(
+        "[relay]\ndata_dir = \"{}\"\nshutdown_timeout = \"{shutdown_timeout}\"\n[admin]\nlisten = \"{admin}\"\n{}\n[[sinks]]\nname = \"events\"\nkind = \"nats\"\nurl = \"{nats_url}\"\njetstream = true\nstream = \"EVENTS\"\ncreate_stream = true\nack_timeout = \"1s\"\n[sinks.buffer]\ntype = \"disk\"\nmax_size = \"64MiB\"\n",
+        data_dir.display(),
+        agnt5_subscription(&sim.agnt5_url()),
+    )
+}
+
 #[tokio::test]
 async fn sigkill_with_a_disk_buffer_loses_nothing() {
     let Some(mut nats) = NatsServer::start() else {
@@ -196,12 +213,7 @@ async fn sigkill_with_a_disk_buffer_loses_nothing() {
     let config = dir.path().join("relay.toml");
     std::fs::write(
         &config,
-        format!(
-            "[relay]\ndata_dir = \"{}\"\nshutdown_timeout = \"2s\"\n[admin]\nlisten = \"{admin}\"\n{}\n[[sinks]]\nname = \"events\"\nkind = \"nats\"\nurl = \"{}\"\njetstream = true\nstream = \"EVENTS\"\ncreate_stream = true\nack_timeout = \"1s\"\n[sinks.buffer]\ntype = \"disk\"\nmax_size = \"64MiB\"\n",
-            dir.path().display(),
-            agnt5_subscription(&sim.agnt5_url()),
-            nats.url()
-        ),
+        disk_buffer_config(dir.path(), admin, "2s", &sim, &nats.url()),
     )
     .unwrap();
     let log = dir.path().join("relay.log");
@@ -226,17 +238,7 @@ async fn sigkill_with_a_disk_buffer_loses_nothing() {
 
 /// One sample of a relay process's metrics (0 when absent).
 async fn sample(admin: std::net::SocketAddr, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let scrape = parse_prometheus(&http(admin, "GET", "/metrics", None, None).await.body);
-    scrape
-        .samples
-        .iter()
-        .find(|(n, l, _)| {
-            n == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map_or(0.0, |s| s.2)
+    parse_prometheus(&http(admin, "GET", "/metrics", None, None).await.body).value(name, labels)
 }
 
 #[tokio::test]
@@ -251,11 +253,7 @@ async fn corrupt_disk_buffer_is_skipped_and_counted_at_start() {
     let write_config = |nats_url: &str| {
         std::fs::write(
             &config,
-            format!(
-                "[relay]\ndata_dir = \"{}\"\nshutdown_timeout = \"1s\"\n[admin]\nlisten = \"{admin}\"\n{}\n[[sinks]]\nname = \"events\"\nkind = \"nats\"\nurl = \"{nats_url}\"\njetstream = true\nstream = \"EVENTS\"\ncreate_stream = true\nack_timeout = \"1s\"\n[sinks.buffer]\ntype = \"disk\"\nmax_size = \"64MiB\"\n",
-                dir.path().display(),
-                agnt5_subscription(&sim.agnt5_url()),
-            ),
+            disk_buffer_config(dir.path(), admin, "1s", &sim, nats_url),
         )
         .unwrap();
     };
@@ -285,10 +283,10 @@ async fn corrupt_disk_buffer_is_skipped_and_counted_at_start() {
     let mut data = std::fs::read(&seg).unwrap();
     let mut off = 0;
     for _ in 0..99 {
-        let len = u32::from_le_bytes(data[off + 1..off + 5].try_into().unwrap()) as usize;
-        off += 9 + len;
+        let (len, _) = codec::header(&data[off..]).expect("a record header");
+        off += codec::HEADER + len;
     }
-    data[off + 9 + 20] ^= 0xff;
+    data[off + codec::HEADER + 20] ^= 0xff;
     data.truncate(data.len() - 7);
     std::fs::write(&seg, &data).unwrap();
 

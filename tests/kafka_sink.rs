@@ -162,10 +162,10 @@ async fn events_over_the_broker_limit_become_truncated_dead_letters() {
     let config = relay::config(
         "30s",
         &format!(
-        "[[subscriptions]]\nid = \"big\"\nprovider = \"agnt5\"\nurl = \"{}\"\nendpoint = \"big\"\napi_key = \"demo-key\"\n[[sinks]]\nname = \"small\"\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"big\"\n[sinks.librdkafka]\n\"message.max.bytes\" = 20000\n",
-        sim.agnt5_url(),
-        kafka.bootstrap()
-    ),
+            "[[subscriptions]]\nid = \"big\"\nprovider = \"agnt5\"\nurl = \"{}\"\nendpoint = \"big\"\napi_key = \"demo-key\"\n[[sinks]]\nname = \"small\"\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"big\"\n[sinks.librdkafka]\n\"message.max.bytes\" = 20000\n",
+            sim.agnt5_url(),
+            kafka.bootstrap()
+        ),
     );
     let r = relay::start(&config).await;
     let dlq = consume::kafka(

@@ -104,6 +104,22 @@ pub struct Scrape {
     pub samples: Vec<(String, BTreeMap<String, String>, f64)>,
 }
 
+impl Scrape {
+    /// The value of the first sample of `name` carrying every one of
+    /// `labels` (0 when there is none).
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.samples
+            .iter()
+            .find(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map_or(0.0, |s| s.2)
+    }
+}
+
 /// Parses the text format strictly enough to catch malformed output.
 pub fn parse_prometheus(text: &str) -> Scrape {
     let mut s = Scrape::default();
