@@ -310,10 +310,16 @@ async fn corrupt_disk_buffer_is_skipped_and_counted_at_start() {
     sim.stop().await;
 }
 
-fn dead_nats_sink(when_full: &str, max_events: usize) -> String {
-    format!(
-        "[[sinks]]\nname = \"down\"\nkind = \"nats\"\nurl = \"nats://127.0.0.1:{}\"\n[sinks.buffer]\nmax_events = {max_events}\nwhen_full = \"{when_full}\"\n",
-        free_port()
+/// One AGNT5 load subscription and a NATS sink whose server never answers,
+/// with a memory buffer of `max_events` and the given `when_full`.
+fn dead_sink_config(sim: &SimulatorHandle, when_full: &str, max_events: usize) -> String {
+    relay::config(
+        "1s",
+        &format!(
+            "{}\n[[sinks]]\nname = \"down\"\nkind = \"nats\"\nurl = \"nats://127.0.0.1:{}\"\n[sinks.buffer]\nmax_events = {max_events}\nwhen_full = \"{when_full}\"\n",
+            agnt5_subscription(&sim.agnt5_url()),
+            free_port()
+        ),
     )
 }
 
@@ -324,15 +330,7 @@ async fn block_stops_reading_the_socket() {
         ..load(50, 100, 0)
     })
     .await;
-    let r = relay::start(&relay::config(
-        "1s",
-        &format!(
-            "{}\n{}",
-            agnt5_subscription(&sim.agnt5_url()),
-            dead_nats_sink("block", 50)
-        ),
-    ))
-    .await;
+    let r = relay::start(&dead_sink_config(&sim, "block", 50)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let sent = sim.stats().frames_sent;
     let received = r.supervisor().get("load").unwrap().status.counters.frames;
@@ -357,15 +355,7 @@ async fn block_stops_reading_the_socket() {
 #[tokio::test]
 async fn drop_newest_counts_what_it_drops() {
     let sim = relay::simulator(load(20, 100, 0)).await;
-    let r = relay::start(&relay::config(
-        "1s",
-        &format!(
-            "{}\n{}",
-            agnt5_subscription(&sim.agnt5_url()),
-            dead_nats_sink("drop_newest", 100)
-        ),
-    ))
-    .await;
+    let r = relay::start(&dead_sink_config(&sim, "drop_newest", 100)).await;
     let mut received = 0;
     for _ in 0..500 {
         received = r.supervisor().get("load").unwrap().status.counters.frames;
