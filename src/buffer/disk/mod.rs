@@ -343,20 +343,8 @@ fn write_loop(
         for f in batch.drain(..) {
             buf.extend_from_slice(&f);
         }
-        // A failed write (disk full, I/O error) is cut back and retried:
-        // meanwhile the queue fills and producers wait, as with a full
-        // buffer. Nothing accepted is dropped.
-        let mut failures = 0u32;
-        while let Err(e) = file.write_all(&buf).and_then(|()| file.sync_data()) {
-            let _ = file.set_len(offset);
-            if failures == 0 {
-                error!(sink, error = %e, "disk buffer write failed; retrying every second, producers wait");
-            }
-            failures = failures.saturating_add(1);
-            std::thread::sleep(WRITE_RETRY);
-        }
-        if failures > 0 {
-            info!(sink, failures, "disk buffer writes resumed");
+        if !append_durably(&mut file, &buf, offset, &rx, sink) {
+            break;
         }
         offset += buf.len() as u64;
         shared.lock().durable = Pos { segment, offset };
@@ -364,6 +352,39 @@ fn write_loop(
     }
     shared.lock().writer_done = true;
     shared.data.notify_one();
+}
+
+/// Appends `buf` at `offset` and fsyncs it. A failed write (disk full, I/O
+/// error) is cut back and retried every second: meanwhile the queue fills
+/// and producers wait, as with a full buffer, so nothing accepted is
+/// dropped. Gives up (`false`) only once every producer is gone (shutdown).
+fn append_durably(
+    file: &mut File,
+    buf: &[u8],
+    offset: u64,
+    rx: &mpsc::Receiver<Vec<u8>>,
+    sink: &str,
+) -> bool {
+    let mut failures = 0u32;
+    while let Err(e) = file.write_all(buf).and_then(|()| file.sync_data()) {
+        let _ = file.set_len(offset);
+        if failures == 0 {
+            error!(sink, error = %e, "disk buffer write failed; retrying every second, producers wait");
+        }
+        failures = failures.saturating_add(1);
+        if rx.is_closed() {
+            error!(
+                sink,
+                "shutting down while disk buffer writes fail; the last batch is lost"
+            );
+            return false;
+        }
+        std::thread::sleep(WRITE_RETRY);
+    }
+    if failures > 0 {
+        info!(sink, failures, "disk buffer writes resumed");
+    }
+    true
 }
 
 impl Writer {
